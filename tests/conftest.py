@@ -1,0 +1,3 @@
+"""Fixtures shared by every test directory: msgframework's own pytest plugin."""
+
+pytest_plugins = ["msgframework.testing.pytest_plugin"]
