@@ -60,10 +60,6 @@ class TestRabbitConformance(DriverConformance):
 
 
 class TestRabbitRPCConformance(RPCConformance):
-    #: A heartbeat crosses the broker twice as far as a memory one, on a host
-    #: CI shares: 0.25 s (first heartbeat due after 0.125 s) failed there once.
-    MONITOR = 1.0
-
     @pytest.fixture
     def transport_url(self, vhost_pool: VhostPool) -> Iterator[str]:
         name = vhost_pool.get()
