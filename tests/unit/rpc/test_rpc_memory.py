@@ -218,7 +218,7 @@ def test_no_server_times_out_on_time(servers):
     with pytest.raises(MessagingTimeout):
         client.call({}, "who")
     elapsed = time.monotonic() - start
-    assert 0.25 <= elapsed < 2.0
+    assert 0.25 <= elapsed < 5.0
 
 
 def test_timeout_falls_back_to_rpc_response_timeout(servers, conf):
@@ -227,7 +227,7 @@ def test_timeout_falls_back_to_rpc_response_timeout(servers, conf):
     start = time.monotonic()
     with pytest.raises(MessagingTimeout):
         client.call({}, "who")
-    assert 0.9 <= time.monotonic() - start < 3.0
+    assert 0.9 <= time.monotonic() - start < 10.0  # 1 s, not the default 60 s
 
 
 def test_at_least_once_fails_fast_without_server(servers):

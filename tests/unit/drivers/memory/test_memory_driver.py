@@ -19,6 +19,8 @@ from msgframework.transport import Transport, get_notification_transport, get_rp
 from msgframework.transport_url import TransportURL
 
 WAIT = 5.0
+#: Timeout of takes that a test ends by publishing (or stopping), never by timing out.
+LONG = 6 * WAIT
 
 
 def cast(transport: Transport, target: Target, i: Any) -> None:
@@ -204,12 +206,14 @@ def test_reply_to_a_gone_caller_is_dropped(conf: cfg.ConfigOpts, memory_url: str
     server = get_rpc_transport(conf, memory_url)
     listener = server._listen(Target(topic="gone", server="s"))
     result: list[Any] = []
+    # The request expires with the call's timeout: it must outlast a stall
+    # between the send and the poll below, or nothing would be polled.
     thread = threading.Thread(target=lambda: result.append(pytest.raises(
         MessagingTimeout, caller._send, Target(topic="gone"), {}, {"method": "m", "args": {}},
-        wait_for_reply=True, timeout=0.2)))
+        wait_for_reply=True, timeout=2.0)))
     thread.start()
     (msg,) = listener.poll(timeout=WAIT)
-    thread.join(WAIT)
+    thread.join(2 * WAIT)
     assert len(result) == 1
     caller.cleanup()
     msg.acknowledge()
@@ -222,28 +226,35 @@ def test_publish_wakes_only_one_waiting_listener(conf: cfg.ConfigOpts, memory_ur
     t = get_rpc_transport(conf, memory_url)
     listeners = [t._listen(Target(topic="w", server=f"s{i}")) for i in range(4)]
     got: list[Any] = []
-    lock = threading.Lock()
+    cond = threading.Condition()
 
     def poll(listener: Any) -> None:
-        for m in listener.poll(timeout=0.5):
-            with lock:
-                got.append(m)
+        # Ended by a message, never by the timeout: each poll takes one.
+        for m in listener.poll(timeout=LONG):
             m.acknowledge()
+            with cond:
+                got.append(m)
+                cond.notify_all()
 
     threads = [threading.Thread(target=poll, args=(lis,)) for lis in listeners]
     for th in threads:
         th.start()
     broker = t.driver.broker
     assert broker.wait_for_waiters(takers=4, timeout=WAIT)  # all four really wait
-    start = time.monotonic()
-    cast(t, Target(topic="w"), 1)
+    # One cast at a time, each once the previous one was taken: every cast
+    # must wake exactly one poller, the others sleeping on.
+    for n in range(1, 5):
+        cast(t, Target(topic="w"), n)
+        with cond:  # well before the polls' timeout: a poller was woken
+            assert cond.wait_for(lambda n=n: len(got) == n, WAIT), f"cast {n} never taken"
+        if n == 1:
+            assert broker.stats()["takers_waiting"] == 3  # the others still wait
     for th in threads:
         th.join(WAIT)
-    assert len(got) == 1
-    assert time.monotonic() - start < WAIT
-    # Every poll has returned (three on their timeout), so each wake-up has
-    # been counted: waking all four (notify_all) would count four.
-    assert broker.stats()["wakeups"] == 1
+    assert not any(th.is_alive() for th in threads)
+    # Each of the four polls ended on a wake-up of its own: waking every
+    # waiting poller per message (notify_all) would count 4 + 3 + 2 + 1.
+    assert broker.stats()["wakeups"] == 4
     t.cleanup()
 
 
@@ -257,7 +268,7 @@ def test_threads_polling_one_subscription_are_woken_last_in_first_out(
     taken: dict[str, Any] = {}
 
     def take(name: str) -> None:
-        taken[name] = memory_broker.take(sub, WAIT)
+        taken[name] = memory_broker.take(sub, LONG)
 
     first = threading.Thread(target=take, args=("first",))
     first.start()
@@ -330,7 +341,7 @@ def test_wake_up_spent_on_another_queue_is_passed_on(memory_broker: Any) -> None
     taken: dict[str, Any] = {}
 
     def take(name: str, sub: Any) -> None:
-        taken[name] = memory_broker.take(sub, WAIT)  # 5s: the executors' poll timeout
+        taken[name] = memory_broker.take(sub, LONG)
 
     threads = [threading.Thread(target=take, args=("one", one)),
                threading.Thread(target=take, args=("two", two))]
@@ -338,7 +349,7 @@ def test_wake_up_spent_on_another_queue_is_passed_on(memory_broker: Any) -> None
         th.start()
     assert memory_broker.wait_for_waiters(takers=2, timeout=WAIT)
     memory_broker.publish("x", "k", "{}")
-    threads[1].join(1.0)  # well under the poll timeout: it was woken
+    threads[1].join(WAIT)  # well under the take's timeout: it was woken
     assert not threads[1].is_alive(), "the copy in 'shared' waited although 'two' idled"
     threads[0].join(WAIT)
     assert taken["one"].queue_name == "own"

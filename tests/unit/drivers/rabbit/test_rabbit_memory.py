@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from msgframework.drivers.base import TransportOptions
+from msgframework.drivers.base import Listener, TransportOptions
 from msgframework.drivers.rabbit.driver import RabbitDriver
 from msgframework.drivers.rabbit.listener import DEAD_LETTER_REASON_HEADER
 from msgframework.exceptions import MessageUndeliverable, MessagingTimeout
@@ -196,6 +196,18 @@ def test_bad_compression_is_dead_lettered_not_a_reconnect_loop(
         listener.cleanup()
 
 
+def _poll_until(listener: Listener, count: int, timeout: float = 10) -> list:
+    """Poll until ``count`` messages came (or more, or the time is up): the
+    consumer thread hands them over one by one, a batch window could close
+    between two of them."""
+    got: list = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        got += listener.poll(timeout=max(0.0, deadline - time.monotonic()), batch_size=4,
+                             batch_timeout=0.1)
+    return got
+
+
 def test_prefetch_bounds_unsettled_messages(driver: RabbitDriver, unique: Callable) -> None:
     topic = unique("notifications")
     listener = driver.listen_for_notifications([(Target(topic=topic), "info")])
@@ -203,12 +215,12 @@ def test_prefetch_bounds_unsettled_messages(driver: RabbitDriver, unique: Callab
     try:
         for _ in range(4):
             driver.send_notification(Target(topic=f"{topic}.info"), {}, notification(), 2.0)
-        held = listener.poll(timeout=5, batch_size=4, batch_timeout=0.5)
+        held = _poll_until(listener, 2)
         assert len(held) == 2
         assert listener.poll(timeout=0.3) == []
         for message in held:
             message.acknowledge()
-        rest = listener.poll(timeout=5, batch_size=4, batch_timeout=0.5)
+        rest = _poll_until(listener, 2)
         assert len(rest) == 2
         for message in rest:
             message.acknowledge()
@@ -223,9 +235,9 @@ def test_stop_wakes_a_blocked_poll(driver: RabbitDriver, unique: Callable) -> No
     thread.start()
     started = time.monotonic()
     listener.stop()
-    thread.join(5)
+    thread.join(15)
     assert not thread.is_alive() and result == [[]]
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # woken by stop(), long before the poll's 30 s
     listener.cleanup()
 
 
@@ -233,12 +245,15 @@ def test_call_monitor_heartbeats_keep_a_long_call_alive(
         driver: RabbitDriver, unique: Callable) -> None:
     topic = unique("topic")
     listener = driver.listen(Target(topic=topic, server="s"))
+    monitor = 1.5  # a heartbeat every 0.2 s: only a stall of over 1.3 s breaks the call
+    working = threading.Event()  # never set: the pause between heartbeats
 
     def slow_server() -> None:
         [message] = listener.poll(timeout=10)
         message.acknowledge()
-        for _ in range(4):
-            time.sleep(0.2)  # the work being simulated; the heartbeat is the point
+        end = time.monotonic() + monitor * 1.5  # the work outlives the monitor timeout
+        while time.monotonic() < end:
+            working.wait(0.2)  # the work being simulated; the heartbeat is the point
             message.heartbeat()
         message.reply("done")
 
@@ -246,7 +261,8 @@ def test_call_monitor_heartbeats_keep_a_long_call_alive(
     thread.start()
     try:
         assert driver.send(Target(topic=topic), {}, {"method": "slow", "args": {}},
-                           wait_for_reply=True, timeout=10, call_monitor_timeout=0.6) == "done"
+                           wait_for_reply=True, timeout=10,
+                           call_monitor_timeout=monitor) == "done"
     finally:
         thread.join(10)
         listener.cleanup()

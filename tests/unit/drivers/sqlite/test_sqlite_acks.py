@@ -40,7 +40,9 @@ def wait_for(predicate: Any, timeout: float) -> bool:
 
 def test_acknowledgements_are_committed_together_after_the_delay(make_transport, db_path):
     publisher = make_transport()
-    listener = make_transport(ack_delay=0.3)._listen_for_notifications(
+    # The delay must outlast the checks below that the rows are still there:
+    # a stall longer than it would let the group commit first.
+    listener = make_transport(ack_delay=2.0)._listen_for_notifications(
         [(Target(topic="grp"), "info")], "p")
     for n in range(5):
         note(publisher, "grp", n)
@@ -53,7 +55,7 @@ def test_acknowledgements_are_committed_together_after_the_delay(make_transport,
     assert rows(db_path, queue) == 5
     assert make_transport()._listen_for_notifications(
         [(Target(topic="grp"), "info")], "p").poll(timeout=0.1) == []
-    assert wait_for(lambda: rows(db_path, queue) == 0, timeout=5)
+    assert wait_for(lambda: rows(db_path, queue) == 0, timeout=15)
     listener.cleanup()
 
 

@@ -59,7 +59,11 @@ def test_rpc_call_and_fanout_across_processes(make_url, make_transport, spawn):
 
 def test_sigkilled_consumer_messages_are_redelivered_after_visibility_timeout(
         make_url, make_transport, spawn):
-    url = make_url(visibility_timeout=1)
+    # The holder renews its leases every third of the visibility timeout; a
+    # stall of the holder longer than two thirds of it would hand them out
+    # early, so keep it well above a loaded host's stalls.
+    visibility = 3
+    url = make_url(visibility_timeout=visibility)
     holder = spawn("hold", url, "jobs", "workers", "5", "2")
     holder.expect("ready")
     publisher = make_transport()
@@ -68,11 +72,11 @@ def test_sigkilled_consumer_messages_are_redelivered_after_visibility_timeout(
     held = holder.expect("held")
     assert sorted(held["acked"] + held["unacked"]) == [0, 1, 2, 3, 4]
 
-    other = make_transport(visibility_timeout=1)
+    other = make_transport(visibility_timeout=visibility)
     listener = other._listen_for_notifications([(Target(topic="jobs"), INFO)], "workers")
     # While the holder lives it renews its leases: nothing is given out twice,
-    # even waiting for two visibility timeouts.
-    assert listener.poll(timeout=2.0) == []
+    # even waiting for longer than a visibility timeout.
+    assert listener.poll(timeout=visibility + 1.0) == []
 
     holder.proc.send_signal(signal.SIGKILL)
     holder.proc.wait(10)
@@ -144,10 +148,13 @@ def test_a_killed_servers_fanout_queue_expires(make_url, make_transport, spawn, 
     from msgframework.drivers.base import TransportOptions
     from msgframework.exceptions import MessageUndeliverable
 
-    url = make_url(transient_queue_ttl=1)
+    # The live server renews its subscription every third of the TTL: the
+    # first send below needs it alive, so the TTL must outlast a stall.
+    ttl = 3
+    url = make_url(transient_queue_ttl=ttl)
     server = spawn("serve", url, "gone", "s1")
     server.expect("ready")
-    client = make_transport(transient_queue_ttl=1)
+    client = make_transport(transient_queue_ttl=ttl)
     options = TransportOptions(at_least_once=True)
     fanout = Target(topic="gone", fanout=True)
     client._send(fanout, {}, {"method": "note", "args": {}}, transport_options=options)
@@ -158,7 +165,7 @@ def test_a_killed_servers_fanout_queue_expires(make_url, make_transport, spawn, 
     # its fanout queue stops counting, then is collected with its messages.
     keeper = client._listen(Target(topic="other", server="x"))  # runs this side's keeper
     pause = threading.Event()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 10 * ttl
     while True:
         try:
             client._send(fanout, {}, {"method": "note", "args": {}}, transport_options=options)
