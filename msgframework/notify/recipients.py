@@ -436,7 +436,9 @@ class RecipientInbox:
         """Drain the queue: wait up to ``timeout`` for a first message, take the rest.
 
         Returns the live notifications, oldest first; every message taken is
-        acknowledged, including the dropped ones.
+        acknowledged, including the dropped ones. "The rest" is what has
+        reached this process: on a broker, messages still on their way to
+        the inbox's consumer come with the next fetch.
         """
         listener = self._subscription()
         kept: collections.deque[dict[str, Any]] = collections.deque()
