@@ -32,7 +32,7 @@ def test_forked_child_and_parent_both_publish(driver: RabbitDriver, unique: Call
     assert driver.flush(10)
     listener = driver.listen_for_notifications([(Target(topic=topic), "info")])
     try:
-        got = listener.poll(timeout=10, batch_size=3, batch_timeout=2)
+        got = listener.poll(timeout=10, batch_size=3, batch_timeout=10)
         assert sorted(m.message["event_type"] for m in got) == ["after", "before", "child"]
         for message in got:
             message.acknowledge()

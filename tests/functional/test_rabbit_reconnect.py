@@ -169,7 +169,7 @@ def test_send_with_no_retry_survives_a_connection_that_died_while_idle(
     driver.send_notification(Target(topic=f"{topic}.info"), {}, notification("b"), 2.0, retry=0)
     listener = driver.listen_for_notifications([(Target(topic=topic), "info")])
     try:
-        got = listener.poll(timeout=10, batch_size=2, batch_timeout=2)
+        got = listener.poll(timeout=10, batch_size=2, batch_timeout=10)
         assert [m.message["event_type"] for m in got] == ["a", "b"]
         for message in got:
             message.acknowledge()

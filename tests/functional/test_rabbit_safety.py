@@ -66,7 +66,7 @@ def test_unconfirmed_pipelined_notification_is_raised_by_flush_and_the_next_send
     assert driver.flush(10)
     listener = driver.listen_for_notifications([(Target(topic=topic), "info")])
     try:
-        got = listener.poll(timeout=10, batch_size=3, batch_timeout=2)
+        got = listener.poll(timeout=10, batch_size=3, batch_timeout=10)
         assert [m.message["event_type"] for m in got] == ["ok", "between", "later"]
         for message in got:
             message.acknowledge()
