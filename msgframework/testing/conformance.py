@@ -295,26 +295,30 @@ class DriverConformance:
 
     # -- queue policies (store-time TTL and length) -------------------------------
 
+    def _take(self, listener: Listener, n: int, ack: bool = False) -> list[IncomingMessage]:
+        """Poll until ``n`` messages arrived (or WAIT passed); ``ack`` settles each.
+
+        Waiting for a count, not for a quiet gap, keeps a host stall between
+        two deliveries from cutting the list short.
+        """
+        got: list[IncomingMessage] = []
+        deadline = time.monotonic() + self.WAIT
+        while len(got) < n and (left := deadline - time.monotonic()) > 0:
+            batch = listener.poll(timeout=left, batch_size=n - len(got), batch_timeout=0)
+            for m in batch if ack else ():
+                m.acknowledge()  # as it comes: a prefetch bound waits for it
+            got += batch
+        return got
+
     def _drain(self, listener: Listener, expect: int = 0) -> list[Any]:
         """The payloads' ``i`` of what arrives, acknowledged: the first
-        ``expect`` waited for up to WAIT, then all that follows within QUIET.
-
-        Waiting for the expected ones keeps a host stall between two
-        deliveries from ending the drain early.
-        """
-        got: list[Any] = []
-        deadline = time.monotonic() + self.WAIT
-        while True:
-            waiting = len(got) < expect and time.monotonic() < deadline
-            timeout = deadline - time.monotonic() if waiting else self.QUIET
-            batch = listener.poll(timeout=max(timeout, 0.0), batch_size=50, batch_timeout=0)
-            if not batch:
-                if waiting:
-                    continue
-                return got
+        ``expect`` waited for (see :meth:`_take`), then all within QUIET."""
+        got = self._take(listener, expect, ack=True)
+        while batch := listener.poll(timeout=self.QUIET, batch_size=50, batch_timeout=0):
             for m in batch:
-                got.append(m.message["payload"]["i"])
                 m.acknowledge()
+            got += batch
+        return [m.message["payload"]["i"] for m in got]
 
     def test_queue_policy_needs_the_capability(self, make_transport: Any) -> None:
         transport = make_transport(notification=True)
@@ -530,7 +534,7 @@ class DriverConformance:
         start = time.monotonic()
         assert listener.poll(timeout=0.2) == []
         elapsed = time.monotonic() - start
-        assert 0.15 <= elapsed < 0.2 + 1.0, elapsed
+        assert 0.15 <= elapsed < 0.2 + 3.0, elapsed  # margin for a stalled host
 
     def test_stop_wakes_a_blocked_poll(self, transport: Transport) -> None:
         listener = transport._listen(Target(topic="stop", server="s"))
@@ -547,7 +551,7 @@ class DriverConformance:
         start = time.monotonic()
         listener.stop()
         assert done.wait(self.WAIT)
-        assert time.monotonic() - start < 1.0
+        assert time.monotonic() - start < self.WAIT / 2  # woken, not timed out
         assert result == [[]]
         thread.join(self.WAIT)
 
@@ -556,8 +560,8 @@ class DriverConformance:
         listener.prefetch = 2
         for i in range(4):
             self.cast(transport, Target(topic="pf"), i)
-        held = listener.poll(timeout=self.WAIT, batch_size=4, batch_timeout=self.QUIET)
-        held += listener.poll(timeout=self.QUIET)
+        held = self._take(listener, 2)
+        held += listener.poll(timeout=self.QUIET, batch_size=4, batch_timeout=0)
         assert len(held) == 2, _ids(held)
         held[0].acknowledge()
         more = listener.poll(timeout=self.WAIT)
@@ -602,7 +606,7 @@ class DriverConformance:
         with pytest.raises(MessagingTimeout):
             transport._send(Target(topic="nobody"), {}, {"method": "m", "args": {}},
                             wait_for_reply=True, timeout=0.2)
-        assert 0.15 <= time.monotonic() - start < 0.2 + 1.5
+        assert 0.15 <= time.monotonic() - start < 0.2 + 3.0  # margin for a stalled host
 
     def test_remote_failure_is_raised(self, make_transport: Any,
                                       servers: list[Server]) -> None:
