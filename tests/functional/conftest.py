@@ -11,6 +11,7 @@ shared with later runs.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from typing import NoReturn
@@ -23,6 +24,7 @@ from msgframework.drivers.rabbit.driver import RabbitDriver
 from msgframework.opts import register_opts
 from msgframework.transport_url import TransportURL
 from tests.functional.relay import Relay
+from tests.functional.vhosts import rabbitmqctl_available
 
 RABBIT_URL = os.environ.get("MSGFRAMEWORK_TEST_RABBIT_URL",
                             "rabbit://guest:guest@127.0.0.1:5672/")
@@ -54,12 +56,41 @@ def _broker_reachable() -> str | None:
     return None
 
 
+def _reply_queues() -> set[str] | None:
+    """Names of the unconsumed ``reply_*`` queues in the test vhost; None without rabbitmqctl."""
+    if rabbitmqctl_available() is not None:
+        return None
+    out = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", _vhost, "name", "consumers"],
+                         capture_output=True, text=True, timeout=60).stdout
+    rows = (line.split("\t") for line in out.splitlines())
+    return {row[0] for row in rows if len(row) == 2 and row[0].startswith("reply_")
+            and row[1] == "0"}
+
+
 @pytest.fixture(scope="session")
-def broker() -> str:
+def broker() -> Iterator[str]:
+    """The broker's kombu URL. At the end, the reply queues the tests left are deleted.
+
+    A driver deletes its reply queue when it is cleaned up, unless the test
+    cut its connection first (relay, node restarts); those would otherwise
+    linger until their ``x-expires`` (30 minutes).
+    """
     problem = _broker_reachable()
     if problem is not None:
         skip_or_fail(f"no RabbitMQ at {_parsed.redacted()}: {problem}")
-    return KOMBU_URL
+    before = _reply_queues()
+    yield KOMBU_URL
+    after = _reply_queues()
+    if before is None or after is None:
+        return
+    with kombu.Connection(KOMBU_URL, connect_timeout=5) as conn:
+        for name in sorted(after - before):
+            channel = conn.channel()
+            try:
+                channel.queue_delete(queue=name, if_unused=True)
+                channel.close()
+            except Exception:  # consumed again meanwhile, or gone: not ours to delete
+                pass
 
 
 class Cleanup:
