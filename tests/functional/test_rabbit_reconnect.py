@@ -165,6 +165,9 @@ def test_send_with_no_retry_survives_a_connection_that_died_while_idle(
     cleanup.queues.add(f"{topic}.info")
     driver = driver_factory(relay_url(relay))
     driver.send_notification(Target(topic=f"{topic}.info"), {}, notification("a"), 2.0, retry=0)
+    # "a" is pipelined: wait for its confirm, so the connection is up and idle
+    # (a cut during its handshake would be the one attempt retry=0 allows failing).
+    assert driver.flush(10)
     relay.cut()  # the pooled send connection is now dead, and nobody noticed yet
     driver.send_notification(Target(topic=f"{topic}.info"), {}, notification("b"), 2.0, retry=0)
     listener = driver.listen_for_notifications([(Target(topic=topic), "info")])
