@@ -22,23 +22,25 @@ def reset_memory_broker() -> None:
 
 
 def dead_letters_on(kombu_url: str, transport: Transport) -> list[tuple[Any, str]]:
-    """Everything the driver dead-lettered so far: ``(body, reason)``."""
+    """Everything the driver dead-lettered so far: ``(body, reason)``.
+
+    The letters are read, then requeued, so a later call sees them again, as
+    the memory and SQLite hooks do.
+    """
     from msgframework.drivers.rabbit.listener import DEAD_LETTER_REASON_HEADER
 
     queue = transport.driver.topology.dead_letter_queue(None).name
-    letters = []
+    read = []
     with kombu.Connection(kombu_url) as conn:
         channel = conn.channel()
         try:
-            while True:
-                message = channel.basic_get(queue=queue, no_ack=True)
-                if message is None:
-                    break
-                letters.append((message.body,
-                                (message.headers or {}).get(DEAD_LETTER_REASON_HEADER, "")))
-        except Exception:
+            while (message := channel.basic_get(queue=queue, no_ack=False)) is not None:
+                read.append(message)
+            for message in read:
+                message.requeue()
+        except Exception:  # no dead-letter queue yet: nothing was dead-lettered
             pass
-    return letters
+    return [(m.body, (m.headers or {}).get(DEAD_LETTER_REASON_HEADER, "")) for m in read]
 
 
 class TestRabbitMemoryConformance(DriverConformance):
