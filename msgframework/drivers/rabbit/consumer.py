@@ -280,8 +280,7 @@ class ConsumerThread:
         channel = self.bconn.conn.channel()
         prefetch = _effective_prefetch(self._prefetch, self._s.qos_prefetch_count)
         if prefetch:
-            # global: one bound for all the listener's queues, not one per queue
-            channel.basic_qos(0, prefetch, True)
+            channel.basic_qos(0, prefetch, _global_qos_allowed(self._specs))
         arguments = ({"x-cancel-on-ha-failover": True}
                      if self._s.enable_cancel_on_failover else None)
         seen: set[str] = set()
@@ -539,6 +538,18 @@ class ConsumerThread:
             delivery_mode=PERSISTENT, headers=merged, retry=False,
             confirm_timeout=self._s.confirm_timeout, timeout=self._s.confirm_timeout,
             **extra)
+
+
+def _global_qos_allowed(specs: list[QueueSpec]) -> bool:
+    """Whether one prefetch bound may cover all the listener's queues (AMQP global QoS).
+
+    Classic queues accept a global bound: the listener holds at most
+    ``prefetch`` unsettled deliveries however many queues it consumes.
+    Quorum and stream queues refuse it (``540 NOT_IMPLEMENTED ... does not
+    support global qos`` at ``basic.consume``), so a channel consuming any of
+    them takes a per-consumer bound instead: each queue at most ``prefetch``.
+    """
+    return all(spec.arguments.get("x-queue-type", "classic") == "classic" for spec in specs)
 
 
 def _effective_prefetch(server: int, option: int) -> int:
